@@ -1,0 +1,5 @@
+"""Allow ``python -m lmod_usage``."""
+
+from lmod_usage.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,213 @@
+"""The ``lmod-usage`` command: parse options, call the library, print results.
+
+Errors from the library arrive as LmodUsageError and leave through ``main``
+as one line on standard error and an exit status; ``--debug`` adds the
+traceback. Data goes to standard output, messages to standard error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from lmod_usage import __version__, database
+from lmod_usage.config import Settings, load_settings
+from lmod_usage.errors import ExitCode, InputError, LmodUsageError
+from lmod_usage.ingest import FileSummary, Ingester, Rejection
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class RunState:
+    """What the error funnel needs to know about the current run."""
+
+    debug: bool = False
+
+
+def common_options(function: F) -> F:
+    """Options every command takes: the database, verbosity and debugging."""
+
+    @click.option(
+        "--db",
+        "db_url",
+        metavar="URL",
+        help="SQLAlchemy database URL; overrides DB_URL and the DB_* settings.",
+    )
+    @click.option("-v", "--verbose", is_flag=True, help="Say more about each step.")
+    @click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")
+    @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+    @click.pass_obj
+    @functools.wraps(function)
+    def wrapper(state: RunState, *args: Any, **kwargs: Any) -> Any:
+        state.debug = kwargs["debug"]
+        configure_logging(kwargs["verbose"], kwargs["debug"])
+        return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def configure_logging(verbose: bool, debug: bool) -> None:
+    """Send the library's log to standard error at the chosen level."""
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(
+        level=level, format="lmod-usage: %(message)s", stream=sys.stderr, force=True
+    )
+    if not debug:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def settings_for(db_url: str | None, quiet: bool) -> Settings:
+    """Load the settings and say which database is in use."""
+    settings = load_settings(db_url)
+    if not quiet:
+        click.echo(f"database: {settings.describe()}", err=True)
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lmod-usage")
+def cli() -> None:
+    """Store Lmod module loads from syslog in SQL, and report on them.
+
+    The database is chosen by --db, DB_URL, the DB_USER/DB_PASSWORD/DB_HOST/
+    DB_PORT/DB_NAME settings (MySQL/MariaDB), or else SQLite at ./lmod.db.
+    Settings may also come from a .env file in the working directory.
+    """
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
+@common_options
+def ingest(
+    files: Sequence[str],
+    as_json: bool,
+    db_url: str | None,
+    verbose: bool,
+    quiet: bool,
+    debug: bool,
+) -> int:
+    """Store the module loads found in log FILEs (plain, .gz, .bz2, .xz, or -).
+
+    Loads already stored are counted as duplicates and not stored again, so
+    the same files can be ingested any number of times. Example:
+
+        lmod-usage ingest /var/log/lmod/lmod.log-20261202.gz
+    """
+    settings = settings_for(db_url, quiet)
+    ingester = Ingester(settings)
+    on_reject = print_rejection if verbose or debug else None
+    status = ExitCode.OK
+    try:
+        for name in files:
+            try:
+                summary = ingester.ingest(name, on_reject)
+            except InputError as error:
+                click.echo(f"lmod-usage: {error}", err=True)
+                status = ExitCode.INPUT
+                continue
+            print_summary(summary, as_json)
+    finally:
+        ingester.close()
+    return status
+
+
+def print_rejection(item: Rejection) -> None:
+    """Show one rejected line with its place and reason."""
+    click.echo(f"{item.path}:{item.line_number}: {item.reason}: {item.text}", err=True)
+
+
+def print_summary(summary: FileSummary, as_json: bool) -> None:
+    """Print the figures of one ingested file."""
+    if as_json:
+        click.echo(json.dumps(summary.as_dict()))
+        return
+    click.echo(
+        f"{summary.path}: {summary.lines:,} lines, {summary.inserted:,} stored, "
+        f"{summary.duplicates:,} duplicates, {summary.skipped:,} skipped, "
+        f"{summary.rejected:,} rejected in {summary.seconds:.2f} s"
+    )
+
+
+@cli.command()
+@click.argument("revision", default="head")
+@click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
+@click.option(
+    "--downgrade", is_flag=True, help="Go back to an older REVISION (may drop data)."
+)
+@common_options
+def migrate(
+    revision: str,
+    sql: bool,
+    downgrade: bool,
+    db_url: str | None,
+    verbose: bool,
+    quiet: bool,
+    debug: bool,
+) -> int:
+    """Upgrade the database schema to REVISION (default: the newest).
+
+    With --sql, print the SQL for a database administrator to run instead.
+    Example: lmod-usage migrate --sql > upgrade.sql
+    """
+    settings = settings_for(db_url, quiet or sql)
+    if sql:
+        database.print_migration_sql(settings, revision, downgrade)
+        return ExitCode.OK
+
+    with database.database_errors(settings):
+        engine = database.create_database_engine(settings)
+        before, after = database.migrate(engine, revision, downgrade)
+        engine.dispose()
+    if not quiet:
+        verb = "downgraded" if downgrade else "upgraded"
+        if before == after:
+            click.echo(f"schema already at revision {after}", err=True)
+        else:
+            click.echo(f"schema {verb} from {before or 'empty'} to {after}", err=True)
+    return ExitCode.OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and turn every expected failure into one line."""
+    state = RunState()
+    try:
+        result = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="lmod-usage",
+            standalone_mode=False,
+            obj=state,
+        )
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.exceptions.Abort:
+        click.echo("lmod-usage: interrupted", err=True)
+        return ExitCode.INTERRUPTED
+    except LmodUsageError as error:
+        if state.debug:
+            traceback.print_exc()
+        click.echo(f"lmod-usage: {error}", err=True)
+        return error.exit_code
+    except BrokenPipeError:
+        sys.stderr.close()
+        return ExitCode.OK
+    except Exception as error:
+        if state.debug:
+            raise
+        click.echo(
+            f"lmod-usage: unexpected {type(error).__name__}: {error} "
+            "(run again with --debug for the traceback)",
+            err=True,
+        )
+        return ExitCode.ERROR
+    return int(result or 0)

@@ -102,6 +102,18 @@ def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'lmod.db'}"
         return
 
+    yield from server_database(backend)
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """A URL of an empty database on the MariaDB test server."""
+    require_server("mariadb")
+    yield from server_database("mariadb")
+
+
+def server_database(backend: str) -> Iterator[str]:
+    """Create a database for one test and drop it afterwards."""
     url = create_server_database(backend)
     try:
         yield url.render_as_string(hide_password=False)

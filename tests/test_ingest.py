@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 from helpers import counts, ingest, load_line, query, write_log
 
+from lmod_usage.batches import Rejection
+from lmod_usage.config import Settings, parse_url
 from lmod_usage.errors import InputError
+from lmod_usage.ingest import Ingester
 
 
 def test_sample_log_summary(db_url: str, sample_log: Path) -> None:
@@ -212,17 +215,49 @@ def test_crlf_lines_are_read(db_url: str, tmp_path: Path) -> None:
     ]
 
 
-def test_several_batches_give_the_same_result(tmp_path: Path) -> None:
-    from lmod_usage.config import Settings, parse_url
-    from lmod_usage.ingest import Ingester
-
-    lines = [load_line(f"u{i % 7}", f"m{i % 5}/1", i) for i in range(50)]
+@pytest.mark.parametrize("parallel", [False, True], ids=["in-process", "child"])
+def test_small_batches_give_the_same_result(
+    db_url: str, tmp_path: Path, parallel: bool
+) -> None:
+    lines = [
+        load_line(f"u{i % 7}", f"m{i % 5}/1", i, extra=f" jobid={i % 3}")
+        for i in range(50)
+    ]
+    lines.insert(20, "Jan  1 00:00:00 cn001 ModuleUsageTracking: user= module=x/1")
     log = write_log(tmp_path / "lmod.log", lines + lines[:10])
-    db_url = f"sqlite:///{tmp_path / 'lmod.db'}"
-    ingester = Ingester(Settings(parse_url(db_url, "test"), "test"), batch_size=7)
+    settings = Settings(parse_url(db_url, "test"), "test")
+    ingester = Ingester(settings, batch_size=7, parallel=parallel)
+    rejected: list[Rejection] = []
 
-    summary = ingester.ingest(str(log))
+    first = ingester.ingest(str(log), rejected.append)
+    again = ingester.ingest(str(log))
     ingester.close()
 
-    assert (summary.lines, summary.inserted, summary.duplicates) == (60, 50, 10)
+    assert (first.lines, first.inserted, first.duplicates) == (61, 50, 10)
+    assert (first.rejected, again.inserted, again.duplicates) == (1, 0, 60)
+    assert [item.line_number for item in rejected] == [21]
     assert counts(db_url) == {"user": 7, "host": 1, "package": 5, "module_usage": 50}
+    assert query(db_url, "SELECT COUNT(*) FROM module_usage WHERE job_id = '2'") == [
+        (16,)
+    ]
+
+
+@pytest.mark.parametrize("local_files", ["1", "0"], ids=["load-data", "insert"])
+def test_mysql_bulk_paths_agree(
+    mariadb_url: str, tmp_path: Path, local_files: str
+) -> None:
+    lines = [
+        load_line("kim", "gcc/12", i, extra=" jobid=a\\b\\N" if i else "")
+        for i in range(5)
+    ]
+    log = write_log(tmp_path / "lmod.log", lines + lines[:2])
+
+    [summary] = ingest(f"{mariadb_url}?local_infile={local_files}", log)
+
+    assert (summary.inserted, summary.duplicates) == (5, 2)
+    assert query(
+        mariadb_url, "SELECT DISTINCT job_id FROM module_usage ORDER BY 1"
+    ) == [
+        (None,),
+        ("a\\b\\N",),
+    ]

@@ -19,9 +19,10 @@ from typing import Any, TypeVar
 import click
 
 from lmod_usage import __version__, database
+from lmod_usage.batches import Rejection
 from lmod_usage.config import Settings, load_settings
 from lmod_usage.errors import ExitCode, InputError, LmodUsageError
-from lmod_usage.ingest import FileSummary, Ingester, Rejection
+from lmod_usage.ingest import FileSummary, Ingester
 
 F = TypeVar("F", bound=Callable[..., Any])
 

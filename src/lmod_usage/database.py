@@ -8,11 +8,14 @@ and any driver error reaches the user as one line with the password masked.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
+import pymysql
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -31,6 +34,12 @@ SQLITE_BUSY_SECONDS = 300
 # Execution option that makes a SQLite transaction take the write lock at once.
 WRITE_OPTION = "lmod_usage_write"
 BACKENDS = ("sqlite", "mysql", "mariadb", "postgresql")
+# What the drivers raise when their own cursors are used for bulk paths.
+DRIVER_ERRORS: tuple[type[Exception], ...] = (
+    sqlite3.Error,
+    pymysql.err.Error,
+    psycopg.Error,
+)
 SCHEMA_TABLES = {"user", "host", "package", "module_usage"}
 
 
@@ -48,7 +57,9 @@ def create_database_engine(settings: Settings) -> Engine:
     if backend == "sqlite":
         options["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
     elif backend in ("mysql", "mariadb"):
-        options["connect_args"] = {"local_infile": True, "charset": "utf8mb4"}
+        # LOAD DATA LOCAL is the fast path; '?local_infile=0' turns it off.
+        local_files = url.query.get("local_infile", "1") != "0"
+        options["connect_args"] = {"local_infile": local_files, "charset": "utf8mb4"}
 
     try:
         engine = create_engine(url, **options)

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import Engine
 
+from lmod_usage.batches import Batch, Rejection
 from lmod_usage.config import Settings
 from lmod_usage.database import create_database_engine, database_errors, ensure_schema
-from lmod_usage.parsing import LineParser, LoadRecord, RejectedLine
-from lmod_usage.readers import LogInput, open_log, read_lines
-from lmod_usage.store import LoadStore
+from lmod_usage.pipeline import batches
+from lmod_usage.readers import open_log
+from lmod_usage.store import CodeMap, LoadStore
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 20_000
-SHOWN_TEXT = 300
 
 
 @dataclass
@@ -45,68 +45,21 @@ class FileSummary:
         return values
 
 
-@dataclass(frozen=True)
-class Rejection:
-    """A line that looked like a load record but could not be stored."""
-
-    path: str
-    line_number: int
-    reason: str
-    text: str
-
-
-@dataclass
-class ParsedBatch:
-    """Records parsed from consecutive lines, with what was left out."""
-
-    records: list[LoadRecord] = field(default_factory=list)
-    lines: int = 0
-    skipped: int = 0
-    rejections: list[Rejection] = field(default_factory=list)
-
-
 RejectHandler = Callable[[Rejection], None]
-
-
-def parse_batches(log_input: LogInput, batch_size: int) -> Iterator[ParsedBatch]:
-    """Parse a log into batches of at most ``batch_size`` records."""
-    parse = LineParser(reference_time=log_input.modified).parse
-    batch = ParsedBatch()
-    number = counted = 0
-    for number, line in enumerate(read_lines(log_input), 1):
-        try:
-            record = parse(line)
-        except RejectedLine as error:
-            batch.rejections.append(rejection(log_input.name, number, error, line))
-            continue
-        if record is None:
-            batch.skipped += 1
-            continue
-
-        batch.records.append(record)
-        if len(batch.records) >= batch_size:
-            batch.lines, counted = number - counted, number
-            yield batch
-            batch = ParsedBatch()
-
-    batch.lines = number - counted
-    yield batch
-
-
-def rejection(name: str, number: int, error: RejectedLine, line: bytes) -> Rejection:
-    """Describe a rejected line, shortened and with undecodable bytes escaped."""
-    text = line.rstrip(b"\r\n").decode("utf-8", "backslashreplace")
-    if len(text) > SHOWN_TEXT:
-        text = text[:SHOWN_TEXT] + "..."
-    return Rejection(name, number, error.reason, text)
 
 
 class Ingester:
     """Ingests files into one database, keeping its id caches across files."""
 
-    def __init__(self, settings: Settings, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        batch_size: int = BATCH_SIZE,
+        parallel: bool | None = None,
+    ) -> None:
         self.settings = settings
         self.batch_size = batch_size
+        self.parallel = parallel
         with database_errors(settings):
             self.engine: Engine = create_database_engine(settings)
             try:
@@ -120,9 +73,10 @@ class Ingester:
         """Ingest one file (``-`` for standard input) and summarise it."""
         started = time.perf_counter()
         summary = FileSummary(path=name)
+        codes = CodeMap()
         with open_log(name) as log_input, database_errors(self.settings):
-            for batch in parse_batches(log_input, self.batch_size):
-                self.store_batch(batch, summary, on_reject)
+            for batch in batches(log_input, self.batch_size, self.parallel):
+                self.store_batch(batch, codes, summary, on_reject)
 
         summary.seconds = time.perf_counter() - started
         log.info(
@@ -138,15 +92,16 @@ class Ingester:
 
     def store_batch(
         self,
-        batch: ParsedBatch,
+        batch: Batch,
+        codes: CodeMap,
         summary: FileSummary,
         on_reject: RejectHandler | None,
     ) -> None:
         """Store one batch and add its figures to the file's summary."""
-        inserted = self.store.write(batch.records, None) if batch.records else 0
+        inserted = self.store.write(batch, codes) if len(batch) else 0
         summary.lines += batch.lines
         summary.inserted += inserted
-        summary.duplicates += len(batch.records) - inserted
+        summary.duplicates += len(batch) - inserted
         summary.skipped += batch.skipped
         summary.rejected += len(batch.rejections)
         if on_reject is not None:

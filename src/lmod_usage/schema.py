@@ -99,6 +99,6 @@ module_usage = Table(
     Column("load_time", load_time_type(), nullable=False),
     Column("job_id", name_type(JOB_ID_LENGTH), nullable=True),
     UniqueConstraint(
-        "user_id", "host_id", "package_id", "load_time", name="uq_module_usage_load"
+        "load_time", "user_id", "host_id", "package_id", name="uq_module_usage_load"
     ),
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, insert, select
@@ -18,13 +19,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
 from lmod_usage import schema
+from lmod_usage.batches import Batch, PackageIdentity
 from lmod_usage.bulk import LoadRow, writer_for
-from lmod_usage.database import WRITE_OPTION
-from lmod_usage.parsing import LoadRecord
+from lmod_usage.database import DRIVER_ERRORS, WRITE_OPTION
 
 log = logging.getLogger(__name__)
 
-PackageIdentity = tuple[str | None, str, str | None]
+Extra = Callable[[Connection], None]
 T = TypeVar("T")
 
 LOOKUP_CHUNK = 500
@@ -32,10 +33,29 @@ RETRIES = 5
 # Driver error codes that mean "another writer got in the way; try again".
 RETRYABLE_MYSQL = {1205, 1213}
 RETRYABLE_POSTGRESQL = {"40001", "40P01"}
+RETRY_ON: tuple[type[Exception], ...] = (OperationalError, *DRIVER_ERRORS)
+
+
+@dataclass
+class CodeMap:
+    """Database ids for the name codes of one parse, in code order."""
+
+    users: list[int] = field(default_factory=list)
+    hosts: list[int] = field(default_factory=list)
+    packages: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Learnt:
+    """Ids found or created in the current transaction, kept once it commits."""
+
+    users: dict[str, int] = field(default_factory=dict)
+    hosts: dict[str, int] = field(default_factory=dict)
+    packages: dict[PackageIdentity, int] = field(default_factory=dict)
 
 
 class LoadStore:
-    """Writes batches of load records into one database."""
+    """Writes batches of loads into one database."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -45,95 +65,77 @@ class LoadStore:
         self.hosts: dict[str, int] = {}
         self.packages: dict[PackageIdentity, int] = {}
 
-    def write(
-        self, records: Sequence[LoadRecord], extra: Callable[[Connection], None] | None
-    ) -> int:
-        """Store records in one transaction and return how many were new.
+    def write(self, batch: Batch, codes: CodeMap, extra: Extra | None = None) -> int:
+        """Store a batch in one transaction and return how many loads were new.
 
-        ``extra`` runs in the same transaction, for bookkeeping that must
-        commit together with the rows. Lock conflicts with a concurrent writer
-        are retried a few times before they are reported.
+        ``codes`` belongs to the parse the batch came from and grows with each
+        batch. ``extra`` runs in the same transaction, for bookkeeping that
+        must commit together with the rows. Lock conflicts with a concurrent
+        writer are retried a few times before they are reported.
         """
         for attempt in range(1, RETRIES + 1):
             try:
-                return self.write_once(records, extra)
-            except OperationalError as error:
+                return self.write_once(batch, codes, extra)
+            except RETRY_ON as error:
                 if attempt == RETRIES or not self.is_retryable(error):
                     raise
-                log.info("write conflict, retrying (%s): %s", attempt, error.orig)
+                log.info("write conflict, retrying (%s): %s", attempt, error)
                 time.sleep(0.05 * attempt)
         raise AssertionError("unreachable")
 
-    def write_once(
-        self, records: Sequence[LoadRecord], extra: Callable[[Connection], None] | None
-    ) -> int:
+    def write_once(self, batch: Batch, codes: CodeMap, extra: Extra | None) -> int:
         """One attempt at storing a batch."""
-        learnt: dict[str, dict[Any, int]] = {"user": {}, "host": {}, "package": {}}
+        learnt = Learnt()
         with self.engine.connect() as connection:
             connection = connection.execution_options(**{WRITE_OPTION: True})
             with connection.begin():
-                rows = self.resolve(connection, records, learnt)
+                added = self.resolve(connection, batch, learnt)
+                rows = load_rows(batch, codes, added)
                 inserted = self.insert_loads(connection, rows) if rows else 0
                 if extra is not None:
                     extra(connection)
 
-        self.users.update(learnt["user"])
-        self.hosts.update(learnt["host"])
-        self.packages.update(learnt["package"])
+        codes.users += added.users
+        codes.hosts += added.hosts
+        codes.packages += added.packages
+        self.users.update(learnt.users)
+        self.hosts.update(learnt.hosts)
+        self.packages.update(learnt.packages)
         return inserted
 
-    def resolve(
-        self,
-        connection: Connection,
-        records: Sequence[LoadRecord],
-        learnt: dict[str, dict[Any, int]],
-    ) -> list[LoadRow]:
-        """Turn records into id rows, sorted by the unique key of a load."""
-        user_names = {record.user for record in records}
-        host_names = {record.host for record in records}
-        users = self.lookup_names(connection, schema.user, user_names, learnt["user"])
-        hosts = self.lookup_names(connection, schema.host, host_names, learnt["host"])
-        packages = self.lookup_packages(connection, records, learnt["package"])
+    def resolve(self, connection: Connection, batch: Batch, learnt: Learnt) -> CodeMap:
+        """Database ids for the names a batch introduces."""
+        return CodeMap(
+            users=self.name_ids(connection, schema.user, batch.new_users, learnt.users),
+            hosts=self.name_ids(connection, schema.host, batch.new_hosts, learnt.hosts),
+            packages=self.package_ids(connection, batch.new_packages, learnt),
+        )
 
-        rows = [
-            (
-                users[record.user],
-                hosts[record.host],
-                packages[(record.path, record.package, record.version)],
-                record.load_time,
-                record.job_id,
-            )
-            for record in records
-        ]
-        rows.sort(key=lambda row: row[:4])
-        return rows
-
-    def lookup_names(
+    def name_ids(
         self,
         connection: Connection,
         table: Table,
-        names: set[str],
+        names: list[str],
         learnt: dict[str, int],
-    ) -> dict[str, int]:
-        """Ids for the user or host names of a batch, creating missing ones."""
+    ) -> list[int]:
+        """Ids for user or host names, in order, creating the missing ones."""
         cache = self.users if table is schema.user else self.hosts
-        missing = sorted(names - cache.keys())
+        missing = sorted(set(names) - cache.keys())
         if missing:
             self.insert_ignore(connection, table, [{"name": name} for name in missing])
             for chunk in chunks(missing):
                 query = select(table.c.name, table.c.id).where(table.c.name.in_(chunk))
                 learnt.update({name: id_ for name, id_ in connection.execute(query)})
-        return merged(cache, learnt)
+        return [cache.get(name) or learnt[name] for name in names]
 
-    def lookup_packages(
+    def package_ids(
         self,
         connection: Connection,
-        records: Sequence[LoadRecord],
-        learnt: dict[PackageIdentity, int],
-    ) -> dict[PackageIdentity, int]:
-        """Ids for the packages of a batch, keyed by path, name and version."""
-        identities = {(r.path, r.package, r.version) for r in records}
-        missing = sorted(identities - self.packages.keys(), key=str)
+        identities: list[PackageIdentity],
+        learnt: Learnt,
+    ) -> list[int]:
+        """Ids for packages (path, name, version), creating the missing ones."""
+        missing = sorted(set(identities) - self.packages.keys(), key=str)
         if missing:
             keys = {identity: package_key_of(identity) for identity in missing}
             values = sorted(
@@ -148,8 +150,9 @@ class LoadStore:
                 query = select(table.c.path_key, table.c.id)
                 query = query.where(table.c.path_key.in_(chunk))
                 found.update({key: id_ for key, id_ in connection.execute(query)})
-            learnt.update({identity: found[key] for identity, key in keys.items()})
-        return merged(self.packages, learnt)
+            learnt.packages.update({i: found[key] for i, key in keys.items()})
+        cache = self.packages
+        return [cache.get(i) or learnt.packages[i] for i in identities]
 
     def insert_ignore(
         self, connection: Connection, table: Table, values: list[dict[str, Any]]
@@ -163,15 +166,32 @@ class LoadStore:
             statement = insert(table).prefix_with("IGNORE")
         connection.execute(statement, values)
 
-    def is_retryable(self, error: OperationalError) -> bool:
+    def is_retryable(self, error: Exception) -> bool:
         """Whether a failed write lost a lock race and may simply be retried."""
-        orig = error.orig
+        orig = getattr(error, "orig", error)
         if self.backend == "postgresql":
             return getattr(orig, "sqlstate", None) in RETRYABLE_POSTGRESQL
         if self.backend in ("mysql", "mariadb"):
             args: tuple[Any, ...] = getattr(orig, "args", ())
             return bool(args) and args[0] in RETRYABLE_MYSQL
         return False
+
+
+def load_rows(batch: Batch, codes: CodeMap, added: CodeMap) -> list[LoadRow]:
+    """The rows of ``module_usage`` for a batch, its codes turned into ids."""
+    users = codes.users + added.users
+    hosts = codes.hosts + added.hosts
+    packages = codes.packages + added.packages
+    return list(
+        zip(
+            map(users.__getitem__, batch.users),
+            map(hosts.__getitem__, batch.hosts),
+            map(packages.__getitem__, batch.packages),
+            batch.load_times,
+            batch.job_ids,
+            strict=True,
+        )
+    )
 
 
 def package_key_of(identity: PackageIdentity) -> str:
@@ -185,11 +205,6 @@ def package_values(identity: PackageIdentity, key: str) -> dict[str, Any]:
     """The column values of a new package row."""
     path, name, version = identity
     return {"name": name, "version": version, "path": path, "path_key": key}
-
-
-def merged(cache: dict[Any, int], learnt: dict[Any, int]) -> dict[Any, int]:
-    """The cache with this transaction's new ids, copied only when there are any."""
-    return cache | learnt if learnt else cache
 
 
 def chunks(items: Sequence[T], size: int = LOOKUP_CHUNK) -> Iterable[Sequence[T]]:

@@ -23,8 +23,8 @@ COPY = f"COPY {STAGE} (user_id, host_id, package_id, load_time, job_id) FROM STD
 MOVE = (
     "INSERT INTO module_usage (user_id, host_id, package_id, load_time, job_id)"
     f" SELECT user_id, host_id, package_id, load_time, job_id FROM {STAGE}"
-    " ORDER BY user_id, host_id, package_id, load_time"
-    " ON CONFLICT (user_id, host_id, package_id, load_time) DO NOTHING"
+    " ORDER BY load_time, user_id, host_id, package_id"
+    " ON CONFLICT (load_time, user_id, host_id, package_id) DO NOTHING"
 )
 
 

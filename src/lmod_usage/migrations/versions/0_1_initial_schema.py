@@ -80,10 +80,10 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.UniqueConstraint(
+            "load_time",
             "user_id",
             "host_id",
             "package_id",
-            "load_time",
             name="uq_module_usage_load",
         ),
         **MYSQL_OPTIONS,

@@ -79,6 +79,7 @@ def drop_server_database(backend: str, url: URL) -> None:
     with engine.connect() as connection:
         if backend == "mariadb":
             connection.execute(text(f"DROP DATABASE IF EXISTS {url.database}"))
+            connection.execute(text(f"DROP USER IF EXISTS '{url.database}'@'%'"))
         else:
             connection.execute(
                 text(f"DROP DATABASE IF EXISTS {url.database} WITH (FORCE)")
@@ -103,6 +104,13 @@ def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
         return
 
     yield from server_database(backend)
+
+
+@pytest.fixture(params=["mariadb", "postgresql"])
+def server_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A URL of an empty database on each database server."""
+    require_server(request.param)
+    yield from server_database(request.param)
 
 
 @pytest.fixture

@@ -39,11 +39,11 @@ def write_log(path: Path, lines: list[str]) -> Path:
     return path
 
 
-def ingest(db_url: str, *paths: Path) -> list[FileSummary]:
+def ingest(db_url: str, *paths: Path, full: bool = False) -> list[FileSummary]:
     """Ingest files through the library and return their summaries."""
     ingester = Ingester(Settings(parse_url(db_url, "test"), "test"))
     try:
-        return [ingester.ingest(str(path)) for path in paths]
+        return [ingester.ingest(str(path), full=full) for path in paths]
     finally:
         ingester.close()
 

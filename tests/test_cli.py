@@ -59,7 +59,7 @@ def test_summary_line(log: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_json_summary(log: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["ingest", "--json", "--quiet", str(log), str(log)]) == 0
+    assert main(["ingest", "--json", "--quiet", "--full", str(log), str(log)]) == 0
 
     objects = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [sorted(item) for item in objects] == [

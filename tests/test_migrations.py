@@ -57,7 +57,7 @@ def test_ingest_refuses_an_older_schema(
     assert status == 5
     assert capsys.readouterr().err.splitlines()[-1] == (
         "lmod-usage: the database is at schema revision 0.1 but this version "
-        "needs 0.2; run 'lmod-usage migrate' to upgrade it"
+        "needs 0.3; run 'lmod-usage migrate' to upgrade it"
     )
     assert main(["migrate", "--db", db_url]) == 0
     assert main(["ingest", "--db", db_url, "--quiet", str(log)]) == 0
@@ -127,7 +127,7 @@ def test_migrate_sql_prints_the_schema_without_a_server(
     output = capsys.readouterr().out
     assert expected in output
     assert "CREATE VIEW" in output or "CREATE SQL SECURITY INVOKER VIEW" in output
-    assert "UPDATE alembic_version SET version_num='0.2'" in output
+    assert "UPDATE alembic_version SET version_num='0.3'" in output
 
 
 def test_plain_alembic_commands_work_in_a_checkout(db_url: str) -> None:
@@ -147,4 +147,4 @@ def test_plain_alembic_commands_work_in_a_checkout(db_url: str) -> None:
         text=True,
     )
 
-    assert current.stdout.split()[0] == "0.2"
+    assert current.stdout.split()[0] == "0.3"

@@ -14,6 +14,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from lmod_usage.errors import InputError
 from lmod_usage.parsing import LineParser, LoadRecord, RejectedLine
 from lmod_usage.readers import LogInput, read_lines
 
@@ -54,6 +55,9 @@ class Batch:
     skipped: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     end_offset: int = 0
+    end_line: int = 0
+    raw_offset: int = 0
+    final: bool = False
 
     def __len__(self) -> int:
         """The number of loads in the batch."""
@@ -111,38 +115,64 @@ class Encoder:
 
 
 def parse_batches(
-    log_input: LogInput, batch_size: int, start_line: int = 0
+    log_input: LogInput, batch_size: int, start_offset: int = 0, start_line: int = 0
 ) -> Iterator[Batch]:
     """Parse a log into batches of at most ``batch_size`` loads.
 
-    Each batch records the offset just past its last line, so a caller that
-    stores it knows how far the file has been ingested.
+    The stream must already be at ``start_offset``, the end of line number
+    ``start_line``. Each batch records the offset and line number just past
+    its last line, so whoever stores it knows how far the file is ingested.
+    The last batch is marked ``final``; a live file's unfinished last line
+    is left for a later run.
     """
     parse = LineParser(reference_time=log_input.modified).parse
     encoder = Encoder()
     batch = Batch()
-    number = counted = start_line
-    offset = 0
+    number, offset = start_line, start_offset
+    counted = start_line
 
-    for number, line in enumerate(read_lines(log_input), start_line + 1):
-        offset += len(line)
-        try:
-            record = parse(line)
-        except RejectedLine as error:
-            batch.rejections.append(rejection(log_input.name, number, error, line))
-            continue
-        if record is None:
-            batch.skipped += 1
-            continue
+    try:
+        for line in complete_lines(log_input):
+            number += 1
+            offset += len(line)
+            try:
+                record = parse(line)
+            except RejectedLine as error:
+                batch.rejections.append(rejection(log_input.name, number, error, line))
+                continue
+            if record is None:
+                batch.skipped += 1
+                continue
 
-        encoder.add(batch, record)
-        if len(batch.users) >= batch_size:
-            batch.lines, batch.end_offset, counted = number - counted, offset, number
-            yield batch
-            batch = Batch()
+            encoder.add(batch, record)
+            if len(batch.users) >= batch_size:
+                yield finish(batch, log_input, offset, (counted, number))
+                batch, counted = Batch(), number
+    except InputError:
+        # Store what was read before the damage, then report it.
+        yield finish(batch, log_input, offset, (counted, number))
+        raise
 
-    batch.lines, batch.end_offset = number - counted, offset
-    yield batch
+    batch.final = True
+    yield finish(batch, log_input, offset, (counted, number))
+
+
+def complete_lines(log_input: LogInput) -> Iterator[bytes]:
+    """The lines of a log, less a live file's last line if it has no newline."""
+    for line in read_lines(log_input):
+        if log_input.live and not line.endswith(b"\n"):
+            return
+        yield line
+
+
+def finish(
+    batch: Batch, log_input: LogInput, offset: int, lines: tuple[int, int]
+) -> Batch:
+    """Close a batch that holds the lines after ``lines[0]`` up to ``lines[1]``."""
+    first, last = lines
+    batch.lines, batch.end_line, batch.end_offset = last - first, last, offset
+    batch.raw_offset = log_input.raw.tell() if log_input.seekable else offset
+    return batch
 
 
 def rejection(name: str, number: int, error: RejectedLine, line: bytes) -> Rejection:

@@ -13,16 +13,24 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
 
-from lmod_usage import __version__, database
+from lmod_usage import __version__, database, revisions
 from lmod_usage.batches import Rejection
 from lmod_usage.config import Settings, load_settings
+from lmod_usage.console import (
+    ProgressDisplay,
+    print_status,
+    stop_on_signals,
+    wants_progress,
+)
 from lmod_usage.errors import ExitCode, InputError, LmodUsageError
-from lmod_usage.ingest import FileSummary, Ingester
+from lmod_usage.ingest import BATCH_SIZE, FileSummary, Ingester
+from lmod_usage.status import collect_status
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,10 +96,24 @@ def cli() -> None:
 @cli.command()
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Read files from the start, not where the last run ended.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 1_000_000),
+    default=BATCH_SIZE,
+    show_default=True,
+    help="Loads stored per transaction.",
+)
 @common_options
 def ingest(
     files: Sequence[str],
     as_json: bool,
+    full: bool,
+    batch_size: int,
     db_url: str | None,
     verbose: bool,
     quiet: bool,
@@ -99,26 +121,33 @@ def ingest(
 ) -> int:
     """Store the module loads found in log FILEs (plain, .gz, .bz2, .xz, or -).
 
-    Loads already stored are counted as duplicates and not stored again, so
-    the same files can be ingested any number of times. Example:
+    Each file is read from where the last run left it, also after logrotate
+    renamed or compressed it. Loads already stored are never stored again.
+    Example, from cron:
 
-        lmod-usage ingest /var/log/lmod/lmod.log-20261202.gz
+        lmod-usage ingest --quiet /var/log/lmod/lmod.log*
     """
     settings = settings_for(db_url, quiet)
-    ingester = Ingester(settings)
+    ingester = Ingester(settings, batch_size)
     on_reject = print_rejection if verbose or debug else None
+    display = ProgressDisplay() if wants_progress(quiet or as_json) else None
     status = ExitCode.OK
-    try:
+    with (
+        closing(ingester),
+        stop_on_signals(ingester),
+        display or nullcontext(),
+    ):
         for name in files:
+            if display is not None:
+                display.start_file(name)
+            on_progress = display.update if display is not None else None
             try:
-                summary = ingester.ingest(name, on_reject)
+                summary = ingester.ingest(name, on_reject, full, on_progress)
             except InputError as error:
                 click.echo(f"lmod-usage: {error}", err=True)
                 status = ExitCode.INPUT
                 continue
             print_summary(summary, as_json)
-    finally:
-        ingester.close()
     return status
 
 
@@ -162,12 +191,12 @@ def migrate(
     """
     settings = settings_for(db_url, quiet or sql)
     if sql:
-        database.print_migration_sql(settings, revision, downgrade)
+        revisions.print_migration_sql(settings, revision, downgrade)
         return ExitCode.OK
 
     with database.database_errors(settings):
         engine = database.create_database_engine(settings)
-        before, after = database.migrate(engine, revision, downgrade)
+        before, after = revisions.migrate(engine, revision, downgrade)
         engine.dispose()
     if not quiet:
         verb = "downgraded" if downgrade else "upgraded"
@@ -175,6 +204,25 @@ def migrate(
             click.echo(f"schema already at revision {after}", err=True)
         else:
             click.echo(f"schema {verb} from {before or 'empty'} to {after}", err=True)
+    return ExitCode.OK
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@common_options
+def status(
+    as_json: bool, db_url: str | None, verbose: bool, quiet: bool, debug: bool
+) -> int:
+    """Show the database in use, its schema, its rows and the log files read.
+
+    Example: lmod-usage status --db postgresql://lmod@dbhost/lmod
+    """
+    settings = load_settings(db_url)
+    result = collect_status(settings)
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+    else:
+        print_status(result)
     return ExitCode.OK
 
 

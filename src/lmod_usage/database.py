@@ -1,4 +1,4 @@
-"""Engines, schema revisions and the translation of driver errors.
+"""Engines, and the translation of driver errors into one-line messages.
 
 Every database access goes through an engine made here, so that SQLite waits
 for its lock instead of failing, MySQL may use ``LOAD DATA LOCAL INFILE``,
@@ -11,25 +11,27 @@ import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pymysql
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    Table,
+    create_engine,
+    event,
+    insert,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from lmod_usage.config import Settings
-from lmod_usage.errors import ConfigError, DatabaseError, SchemaError
+from lmod_usage.errors import ConfigError, DatabaseError
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_SECONDS = 300
 # Execution option that makes a SQLite transaction take the write lock at once.
 WRITE_OPTION = "lmod_usage_write"
@@ -40,7 +42,15 @@ DRIVER_ERRORS: tuple[type[Exception], ...] = (
     pymysql.err.Error,
     psycopg.Error,
 )
-SCHEMA_TABLES = {"user", "host", "package", "module_usage"}
+
+
+def insert_ignore(table: Table, backend: str) -> Insert:
+    """An INSERT that leaves alone rows colliding with a unique key."""
+    if backend == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if backend == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    return insert(table).prefix_with("IGNORE")
 
 
 def create_database_engine(settings: Settings) -> Engine:
@@ -130,111 +140,3 @@ def mask(text: str, settings: Settings) -> str:
     if password:
         text = text.replace(str(password), "***")
     return text
-
-
-def alembic_config(connection: Connection | None = None) -> Config:
-    """An Alembic configuration that runs this package's migrations."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    if connection is not None:
-        config.attributes["connection"] = connection
-    return config
-
-
-def head_revision() -> str:
-    """The newest schema revision this version of lmod-usage knows."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
-
-
-def current_revision(connection: Connection) -> str | None:
-    """The revision the database is at, or None when it has none."""
-    return MigrationContext.configure(connection).get_current_revision()
-
-
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the database schema to ``revision``."""
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
-
-
-def migrate(
-    engine: Engine, revision: str = "head", downgrade: bool = False
-) -> tuple[str | None, str | None]:
-    """Move the schema to ``revision``; return the revisions before and after.
-
-    Going back needs ``downgrade``, since older revisions hold less (job ids,
-    views) and the difference is dropped.
-    """
-    with engine.begin() as connection:
-        before = current_revision(connection)
-        config = alembic_config(connection)
-        try:
-            if downgrade:
-                command.downgrade(config, revision)
-            else:
-                command.upgrade(config, revision)
-        except CommandError as error:
-            raise SchemaError(f"cannot migrate to {revision}: {error}") from None
-        after = current_revision(connection)
-    return before, after
-
-
-def print_migration_sql(settings: Settings, revision: str, downgrade: bool) -> None:
-    """Print the SQL that migrating to ``revision`` would run.
-
-    Without a ``FROM:`` part, upgrades start from an empty database and
-    downgrades from the newest revision.
-    """
-    config = alembic_config()
-    config.attributes["url"] = settings.url
-    try:
-        if downgrade:
-            target = revision if ":" in revision else f"{head_revision()}:{revision}"
-            command.downgrade(config, target, sql=True)
-        else:
-            command.upgrade(config, revision, sql=True)
-    except CommandError as error:
-        raise SchemaError(f"cannot write SQL for {revision}: {error}") from None
-
-
-def ensure_schema(engine: Engine) -> str:
-    """Create the schema in an empty database; refuse one at another revision.
-
-    Returns the revision in use. Upgrading a database that holds data is left
-    to ``lmod-usage migrate``, so that it happens when an admin chooses.
-    """
-    with engine.connect() as connection:
-        revision = current_revision(connection)
-        tables = set(inspect(connection).get_table_names())
-    head = head_revision()
-
-    if revision == head:
-        return head
-    if revision is None and not tables & SCHEMA_TABLES:
-        log.info("creating the schema at revision %s", head)
-        upgrade(engine)
-        return head
-    if revision is None:
-        raise SchemaError(
-            "the database has lmod-usage tables but no schema revision; "
-            "if it was made by hand at the documented schema, run "
-            "'alembic stamp 0.1' and then 'lmod-usage migrate'"
-        )
-
-    known = {script.revision for script in walk_revisions()}
-    if revision not in known:
-        raise SchemaError(
-            f"the database is at schema revision {revision}, which this version "
-            "of lmod-usage does not know; upgrade lmod-usage"
-        )
-    raise SchemaError(
-        f"the database is at schema revision {revision} but this version needs "
-        f"{head}; run 'lmod-usage migrate' to upgrade it"
-    )
-
-
-def walk_revisions() -> list[Any]:
-    """Every revision script, newest first."""
-    return list(ScriptDirectory.from_config(alembic_config()).walk_revisions())

@@ -16,9 +16,12 @@ from sqlalchemy import Engine
 
 from lmod_usage.batches import Batch, Rejection
 from lmod_usage.config import Settings
-from lmod_usage.database import create_database_engine, database_errors, ensure_schema
+from lmod_usage.database import create_database_engine, database_errors
+from lmod_usage.errors import Interrupted
 from lmod_usage.pipeline import batches
-from lmod_usage.readers import open_log
+from lmod_usage.positions import Position, PositionBook
+from lmod_usage.readers import LogInput, open_log
+from lmod_usage.revisions import ensure_schema
 from lmod_usage.store import CodeMap, LoadStore
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,14 @@ class FileSummary:
     rejected: int = 0
     seconds: float = 0.0
 
+    def add(self, batch: Batch, inserted: int) -> None:
+        """Count a stored batch."""
+        self.lines += batch.lines
+        self.inserted += inserted
+        self.duplicates += len(batch) - inserted
+        self.skipped += batch.skipped
+        self.rejected += len(batch.rejections)
+
     def as_dict(self) -> dict[str, object]:
         """The summary as JSON-ready values."""
         values = asdict(self)
@@ -46,6 +57,7 @@ class FileSummary:
 
 
 RejectHandler = Callable[[Rejection], None]
+ProgressHandler = Callable[[Batch, FileSummary], None]
 
 
 class Ingester:
@@ -60,6 +72,7 @@ class Ingester:
         self.settings = settings
         self.batch_size = batch_size
         self.parallel = parallel
+        self.stop_requested = False
         with database_errors(settings):
             self.engine: Engine = create_database_engine(settings)
             try:
@@ -68,15 +81,30 @@ class Ingester:
                 self.engine.dispose()
                 raise
         self.store = LoadStore(self.engine)
+        self.positions = PositionBook(self.engine)
 
-    def ingest(self, name: str, on_reject: RejectHandler | None = None) -> FileSummary:
-        """Ingest one file (``-`` for standard input) and summarise it."""
+    def request_stop(self) -> None:
+        """Stop after the batch being stored commits (for signal handlers)."""
+        self.stop_requested = True
+
+    def ingest(
+        self,
+        name: str,
+        on_reject: RejectHandler | None = None,
+        full: bool = False,
+        on_progress: ProgressHandler | None = None,
+    ) -> FileSummary:
+        """Ingest one file (``-`` for standard input) and summarise it.
+
+        Only what was not read before is read, unless ``full``. Raises
+        Interrupted, after committing, when a stop was requested.
+        """
         started = time.perf_counter()
         summary = FileSummary(path=name)
-        codes = CodeMap()
         with open_log(name) as log_input, database_errors(self.settings):
-            for batch in batches(log_input, self.batch_size, self.parallel):
-                self.store_batch(batch, codes, summary, on_reject)
+            position = self.positions.locate(log_input, full)
+            if not (position.complete and log_input.compression):
+                self.read(log_input, position, summary, on_reject, on_progress)
 
         summary.seconds = time.perf_counter() - started
         log.info(
@@ -90,24 +118,43 @@ class Ingester:
         )
         return summary
 
-    def store_batch(
+    def read(
         self,
-        batch: Batch,
-        codes: CodeMap,
+        log_input: LogInput,
+        position: Position,
         summary: FileSummary,
         on_reject: RejectHandler | None,
+        on_progress: ProgressHandler | None,
     ) -> None:
-        """Store one batch and add its figures to the file's summary."""
-        inserted = self.store.write(batch, codes) if len(batch) else 0
-        summary.lines += batch.lines
-        summary.inserted += inserted
-        summary.duplicates += len(batch) - inserted
-        summary.skipped += batch.skipped
-        summary.rejected += len(batch.rejections)
-        if on_reject is not None:
-            for item in batch.rejections:
-                on_reject(item)
+        """Store the batches of a log from its position, one transaction each."""
+        codes = CodeMap()
+        start = (position.byte_offset, position.line_count)
+        for batch in batches(log_input, self.batch_size, start, self.parallel):
+            record = None
+            if position.file_id is not None and batch.end_offset > start[0]:
+                record = self.positions.recorder(position, batch, log_input)
+            if len(batch) or record is not None:
+                inserted = self.store.write(batch, codes, record)
+            else:
+                inserted = 0
+
+            summary.add(batch, inserted)
+            report(batch, on_reject)
+            if on_progress is not None:
+                on_progress(batch, summary)
+            if self.stop_requested and not batch.final:
+                raise Interrupted(
+                    f"stopped; {log_input.name} is stored up to line "
+                    f"{batch.end_line:,}, and the next run continues from there"
+                )
 
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
+
+
+def report(batch: Batch, on_reject: RejectHandler | None) -> None:
+    """Hand a batch's rejected lines to the caller."""
+    if on_reject is not None:
+        for item in batch.rejections:
+            on_reject(item)

@@ -30,29 +30,32 @@ POLL_SECONDS = 1.0
 
 
 def batches(
-    log_input: LogInput, batch_size: int, parallel: bool | None = None
+    log_input: LogInput,
+    batch_size: int,
+    start: tuple[int, int] = (0, 0),
+    parallel: bool | None = None,
 ) -> Iterator[Batch]:
-    """The batches of a log, parsed in a child process when that pays off.
+    """The batches of a log from ``start`` (byte offset, line number).
 
-    ``parallel`` forces the choice; by default large regular files are
-    parsed in a child.
+    They are parsed in a child process when that pays off: by default for
+    large regular files; ``parallel`` forces the choice.
     """
     if parallel is None:
-        parallel = worth_a_process(log_input)
+        parallel = worth_a_process(log_input, start[0])
     context = fork_context()
     if not parallel or context is None:
-        yield from parse_batches(log_input, batch_size)
+        yield from parse_batches(log_input, batch_size, *start)
         return
-    yield from background_batches(context, log_input, batch_size)
+    yield from background_batches(context, log_input, batch_size, start)
 
 
-def worth_a_process(log_input: LogInput) -> bool:
-    """Whether a log is large enough for parsing in a second process."""
+def worth_a_process(log_input: LogInput, offset: int) -> bool:
+    """Whether enough of a log is left for parsing in a second process."""
     if log_input.size is None:
         return False
     if log_input.compression is not None:
         return log_input.size * 8 >= PARALLEL_MIN_BYTES
-    return log_input.size >= PARALLEL_MIN_BYTES
+    return log_input.size - offset >= PARALLEL_MIN_BYTES
 
 
 def fork_context() -> ForkContext | None:
@@ -67,13 +70,13 @@ def fork_context() -> ForkContext | None:
 
 
 def background_batches(
-    context: ForkContext, log_input: LogInput, batch_size: int
+    context: ForkContext, log_input: LogInput, batch_size: int, start: tuple[int, int]
 ) -> Iterator[Batch]:
     """Run `parse_batches` in a forked child and yield what it sends."""
     channel: Any = context.Queue(QUEUE_DEPTH)
     child: Any = context.Process(
         target=produce,
-        args=(log_input, batch_size, channel, os.getpid()),
+        args=(log_input, batch_size, start, channel, os.getpid()),
         name="lmod-usage-parser",
         daemon=True,
     )
@@ -108,14 +111,20 @@ def receive(channel: Any, child: Any, name: str) -> Batch | BaseException | None
                 ) from None
 
 
-def produce(log_input: LogInput, batch_size: int, channel: Any, parent: int) -> None:
+def produce(
+    log_input: LogInput,
+    batch_size: int,
+    start: tuple[int, int],
+    channel: Any,
+    parent: int,
+) -> None:
     """The child: parse the log and send each batch, then None or an error.
 
     Interrupts are left to the parent, which decides how to stop.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        for batch in parse_batches(log_input, batch_size):
+        for batch in parse_batches(log_input, batch_size, *start):
             batch.pack()
             send(channel, batch, parent)
         send(channel, None, parent)

@@ -13,6 +13,7 @@ import gzip
 import io
 import lzma
 import os
+import stat
 import sys
 import zlib
 from collections.abc import Iterator
@@ -25,6 +26,9 @@ from lmod_usage.errors import InputError
 
 STDIN = "-"
 READ_BUFFER = 1 << 20
+# Decompressed data comes in small reads: a damaged stream fails in the read
+# that reaches the damage, and whatever that read had decoded is lost with it.
+DECOMPRESSED_BUFFER = 16 << 10
 
 # Leading bytes of each compressed format, and how to open it.
 COMPRESSED = (
@@ -38,15 +42,33 @@ READ_ERRORS = (EOFError, OSError, lzma.LZMAError, zlib.error)
 
 @dataclass(frozen=True)
 class LogInput:
-    """An opened log: its decompressed stream and what is known of the file."""
+    """An opened log: its decompressed stream and what is known of the file.
+
+    ``size``, ``device`` and ``inode`` are those of a regular file (None for
+    a pipe); ``raw`` is the file as stored, compressed or not.
+    """
 
     name: str
     stream: BinaryIO
+    raw: BinaryIO
     compression: str | None
     modified: datetime
     size: int | None
     device: int | None
     inode: int | None
+
+    @property
+    def seekable(self) -> bool:
+        """Whether this is a regular file, which can be resumed and re-read."""
+        return self.size is not None
+
+    @property
+    def live(self) -> bool:
+        """Whether a writer may still be appending: an uncompressed regular file.
+
+        The last line of a live file is only read once its newline is there.
+        """
+        return self.seekable and self.compression is None
 
 
 @contextmanager
@@ -78,18 +100,17 @@ def open_raw(name: str) -> io.BufferedReader:
 
 def describe(name: str, raw: io.BufferedReader) -> LogInput:
     """Identify the file behind ``raw`` and wrap it in its decompressor."""
-    status = os.fstat(raw.fileno()) if name != STDIN else None
-    regular = status is not None and os.path.isfile(name)
-    modified = (
-        datetime.fromtimestamp(status.st_mtime, timezone.utc)
-        if status is not None
-        else datetime.now(timezone.utc)
-    )
+    status = None if name == STDIN else os.fstat(raw.fileno())
+    regular = status is not None and stat.S_ISREG(status.st_mode)
+    modified = datetime.now(timezone.utc)
+    if status is not None:
+        modified = datetime.fromtimestamp(status.st_mtime, timezone.utc)
 
     compression, stream = detect_compression(raw)
     return LogInput(
         name=name,
         stream=stream,
+        raw=raw,
         compression=compression,
         modified=modified,
         size=status.st_size if regular and status is not None else None,
@@ -108,7 +129,7 @@ def detect_compression(raw: io.BufferedReader) -> tuple[str | None, BinaryIO]:
     for magic, compression, opener in COMPRESSED:
         if head.startswith(magic):
             decompressed = opener(raw)  # type: ignore[operator]
-            return compression, io.BufferedReader(decompressed, READ_BUFFER)
+            return compression, io.BufferedReader(decompressed, DECOMPRESSED_BUFFER)
     return None, raw
 
 

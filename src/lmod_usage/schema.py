@@ -13,6 +13,7 @@ import hashlib
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -31,6 +32,7 @@ VERSION_LENGTH = 255
 PATH_LENGTH = 4096
 JOB_ID_LENGTH = 255
 PACKAGE_KEY_LENGTH = 64
+FINGERPRINT_LENGTH = 64
 
 metadata = MetaData()
 
@@ -101,4 +103,21 @@ module_usage = Table(
     UniqueConstraint(
         "load_time", "user_id", "host_id", "package_id", name="uq_module_usage_load"
     ),
+)
+
+log_file = Table(
+    "log_file",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("path", String(PATH_LENGTH), nullable=False),
+    Column("fingerprint", String(FINGERPRINT_LENGTH), nullable=False),
+    Column("fingerprint_size", Integer, nullable=False),
+    Column("device", BigInteger, nullable=True),
+    Column("inode", BigInteger, nullable=True),
+    Column("byte_offset", BigInteger, nullable=False),
+    Column("line_count", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=True),
+    Column("complete", Boolean, nullable=False),
+    Column("updated_at", load_time_type(), nullable=False),
+    UniqueConstraint("fingerprint_size", "fingerprint", name="uq_log_file_fingerprint"),
 )

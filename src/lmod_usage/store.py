@@ -14,14 +14,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, Table, select
 from sqlalchemy.exc import OperationalError
 
 from lmod_usage import schema
 from lmod_usage.batches import Batch, PackageIdentity
 from lmod_usage.bulk import LoadRow, writer_for
-from lmod_usage.database import DRIVER_ERRORS, WRITE_OPTION
+from lmod_usage.database import DRIVER_ERRORS, WRITE_OPTION, insert_ignore
 
 log = logging.getLogger(__name__)
 
@@ -158,13 +157,7 @@ class LoadStore:
         self, connection: Connection, table: Table, values: list[dict[str, Any]]
     ) -> None:
         """Insert dimension rows, leaving those another writer stored alone."""
-        if self.backend == "postgresql":
-            statement: Any = postgresql.insert(table).on_conflict_do_nothing()
-        elif self.backend == "sqlite":
-            statement = sqlite.insert(table).on_conflict_do_nothing()
-        else:
-            statement = insert(table).prefix_with("IGNORE")
-        connection.execute(statement, values)
+        connection.execute(insert_ignore(table, self.backend), values)
 
     def is_retryable(self, error: Exception) -> bool:
         """Whether a failed write lost a lock race and may simply be retried."""

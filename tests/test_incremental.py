@@ -145,7 +145,7 @@ def test_compressed_file_is_taken_as_it_is(db_url: str, tmp_path: Path) -> None:
 def test_line_numbers_continue_across_runs(db_url: str, tmp_path: Path) -> None:
     from lmod_usage.batches import Rejection
     from lmod_usage.config import Settings, parse_url
-    from lmod_usage.ingest import Ingester
+    from lmod_usage.ingest import Ingester, Listeners
 
     log = write_log(tmp_path / "lmod.log", lines_from(0, 5))
     ingest(db_url, log)
@@ -153,7 +153,7 @@ def test_line_numbers_continue_across_runs(db_url: str, tmp_path: Path) -> None:
     ingester = Ingester(Settings(parse_url(db_url, "test"), "test"))
     rejected: list[Rejection] = []
 
-    ingester.ingest(str(log), rejected.append)
+    ingester.ingest(str(log), listeners=Listeners(rejected.append))
     ingester.close()
 
     assert [item.line_number for item in rejected] == [6]

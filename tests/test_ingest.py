@@ -14,7 +14,7 @@ from helpers import counts, ingest, load_line, query, write_log
 from lmod_usage.batches import Rejection
 from lmod_usage.config import Settings, parse_url
 from lmod_usage.errors import InputError
-from lmod_usage.ingest import Ingester
+from lmod_usage.ingest import Ingester, Listeners
 
 
 def test_sample_log_summary(db_url: str, sample_log: Path) -> None:
@@ -235,7 +235,7 @@ def test_small_batches_give_the_same_result(
     ingester = Ingester(settings, batch_size=7, parallel=parallel)
     rejected: list[Rejection] = []
 
-    first = ingester.ingest(str(log), rejected.append)
+    first = ingester.ingest(str(log), listeners=Listeners(rejected.append))
     again = ingester.ingest(str(log), full=True)
     ingester.close()
 

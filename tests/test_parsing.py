@@ -619,6 +619,7 @@ ODD_VALUES = {
     "time": ("1682580177", "1682580177.62218", "16825", "abc", "9" * 14, "1.2"),
 }
 ENDINGS = (b"", b"\n", b"\r\n", b" jobid=7", b" user=other", b" fn=/m/gcc.lua")
+JOB_IDS = ("434.master16", "nil", "NA", "", "j" * 256, "'a b'", "x,", "\x01")
 
 
 def varied_line(chooser: random.Random) -> bytes:
@@ -627,7 +628,10 @@ def varied_line(chooser: random.Random) -> bytes:
         key: chooser.choice(choices) if chooser.random() < 0.4 else choices[0]
         for key, choices in ODD_VALUES.items()
     }
-    message = " ".join(f"{key}={value}" for key, value in values.items())
+    pairs = [f"{key}={value}" for key, value in values.items()]
+    if chooser.random() < 0.5:
+        pairs.insert(4, f"jobid={chooser.choice(JOB_IDS)}")
+    message = " ".join(pairs)
     return (
         chooser.choice(HEADERS)
         + message.encode("utf-8", "surrogateescape")
@@ -651,5 +655,6 @@ def test_fast_and_general_paths_agree() -> None:
     results = [read(line) for line in lines]
 
     assert sum(takes_fast_path(line) for line in lines) > 100
+    assert sum(takes_fast_path(line) and b"jobid" in line for line in lines) > 20
     assert sum(isinstance(result, LoadRecord) for result in results) > 500
     assert sum(isinstance(result, str) for result in results) > 500

@@ -40,7 +40,8 @@ class Batch:
     ``users``, ``hosts`` and ``packages`` hold one code per load; a code
     indexes the names introduced so far, and ``new_users`` (and the like)
     are the names this batch introduces, in code order. Load times are
-    concatenated, ``LOAD_TIME_LENGTH`` characters each.
+    concatenated, ``LOAD_TIME_LENGTH`` characters each. ``inserted`` is set
+    once the batch is stored: how many of its loads were new.
     """
 
     new_users: list[str] = field(default_factory=list)
@@ -58,6 +59,7 @@ class Batch:
     end_line: int = 0
     raw_offset: int = 0
     final: bool = False
+    inserted: int = 0
 
     def __len__(self) -> int:
         """The number of loads in the batch."""

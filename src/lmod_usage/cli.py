@@ -22,14 +22,10 @@ import click
 from lmod_usage import __version__, database, revisions
 from lmod_usage.batches import Rejection
 from lmod_usage.config import Settings, load_settings
-from lmod_usage.console import (
-    ProgressDisplay,
-    print_status,
-    stop_on_signals,
-    wants_progress,
-)
+from lmod_usage.console import print_status, progress_display, stop_on_signals
 from lmod_usage.errors import ExitCode, InputError, LmodUsageError
-from lmod_usage.ingest import BATCH_SIZE, FileSummary, Ingester
+from lmod_usage.follow import follow as follow_log
+from lmod_usage.ingest import BATCH_SIZE, FileSummary, Ingester, Listeners
 from lmod_usage.status import collect_status
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -102,6 +98,11 @@ def cli() -> None:
     help="Read files from the start, not where the last run ended.",
 )
 @click.option(
+    "--follow",
+    is_flag=True,
+    help="Keep reading one live FILE as it grows and is rotated, until stopped.",
+)
+@click.option(
     "--batch-size",
     type=click.IntRange(1, 1_000_000),
     default=BATCH_SIZE,
@@ -113,6 +114,7 @@ def ingest(
     files: Sequence[str],
     as_json: bool,
     full: bool,
+    follow: bool,
     batch_size: int,
     db_url: str | None,
     verbose: bool,
@@ -126,23 +128,32 @@ def ingest(
     Example, from cron:
 
         lmod-usage ingest --quiet /var/log/lmod/lmod.log*
+
+    With --follow it keeps storing loads as they are logged, until SIGTERM
+    or Ctrl-C, and then prints what it stored.
     """
+    if follow and (len(files) != 1 or full or files[0] == "-"):
+        raise click.UsageError("--follow takes one log file, and not --full")
     settings = settings_for(db_url, quiet)
     ingester = Ingester(settings, batch_size)
-    on_reject = print_rejection if verbose or debug else None
-    display = ProgressDisplay() if wants_progress(quiet or as_json) else None
+    display = None if quiet or as_json or follow else progress_display()
+    listeners = Listeners(
+        on_reject=print_rejection if verbose or debug else None,
+        on_progress=display.update if display is not None else None,
+    )
+
+    def read(name: str) -> FileSummary:
+        if follow:
+            return follow_log(ingester, name, listeners)
+        return ingester.ingest(name, full, listeners)
+
     status = ExitCode.OK
-    with (
-        closing(ingester),
-        stop_on_signals(ingester),
-        display or nullcontext(),
-    ):
+    with closing(ingester), stop_on_signals(ingester), display or nullcontext():
         for name in files:
             if display is not None:
                 display.start_file(name)
-            on_progress = display.update if display is not None else None
             try:
-                summary = ingester.ingest(name, on_reject, full, on_progress)
+                summary = read(name)
             except InputError as error:
                 click.echo(f"lmod-usage: {error}", err=True)
                 status = ExitCode.INPUT

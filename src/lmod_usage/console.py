@@ -65,9 +65,11 @@ def stop_on_signals(worker: Stoppable) -> Iterator[None]:
             signal.signal(number, handler)
 
 
-def wants_progress(quiet: bool) -> bool:
-    """Show progress only to a person at a terminal."""
-    return not quiet and sys.stderr.isatty() and sys.stdout.isatty()
+def progress_display() -> ProgressDisplay | None:
+    """A progress display, if a person is watching a terminal; else None."""
+    if sys.stderr.isatty() and sys.stdout.isatty():
+        return ProgressDisplay()
+    return None
 
 
 class ProgressDisplay:

@@ -41,23 +41,20 @@ class FileSummary:
     rejected: int = 0
     seconds: float = 0.0
 
-    def add(self, batch: Batch, inserted: int) -> None:
-        """Count a stored batch."""
+    def add(self, batch: Batch) -> FileSummary:
+        """Count a stored batch, and return the summary so far."""
         self.lines += batch.lines
-        self.inserted += inserted
-        self.duplicates += len(batch) - inserted
+        self.inserted += batch.inserted
+        self.duplicates += len(batch) - batch.inserted
         self.skipped += batch.skipped
         self.rejected += len(batch.rejections)
+        return self
 
     def as_dict(self) -> dict[str, object]:
         """The summary as JSON-ready values."""
         values = asdict(self)
         values["seconds"] = round(self.seconds, 3)
         return values
-
-
-RejectHandler = Callable[[Rejection], None]
-ProgressHandler = Callable[[Batch, FileSummary], None]
 
 
 class Ingester:
@@ -88,23 +85,20 @@ class Ingester:
         self.stop_requested = True
 
     def ingest(
-        self,
-        name: str,
-        on_reject: RejectHandler | None = None,
-        full: bool = False,
-        on_progress: ProgressHandler | None = None,
+        self, name: str, full: bool = False, listeners: Listeners | None = None
     ) -> FileSummary:
         """Ingest one file (``-`` for standard input) and summarise it.
 
         Only what was not read before is read, unless ``full``. Raises
         Interrupted, after committing, when a stop was requested.
         """
+        listeners = listeners or Listeners()
         started = time.perf_counter()
         summary = FileSummary(path=name)
         with open_log(name) as log_input, database_errors(self.settings):
             position = self.positions.locate(log_input, full)
             if not (position.complete and log_input.compression):
-                self.read(log_input, position, summary, on_reject, on_progress)
+                self.read(log_input, position, summary, listeners)
 
         summary.seconds = time.perf_counter() - started
         log.info(
@@ -123,38 +117,48 @@ class Ingester:
         log_input: LogInput,
         position: Position,
         summary: FileSummary,
-        on_reject: RejectHandler | None,
-        on_progress: ProgressHandler | None,
+        listeners: Listeners,
     ) -> None:
         """Store the batches of a log from its position, one transaction each."""
         codes = CodeMap()
         start = (position.byte_offset, position.line_count)
         for batch in batches(log_input, self.batch_size, start, self.parallel):
-            record = None
-            if position.file_id is not None and batch.end_offset > start[0]:
-                record = self.positions.recorder(position, batch, log_input)
-            if len(batch) or record is not None:
-                inserted = self.store.write(batch, codes, record)
-            else:
-                inserted = 0
-
-            summary.add(batch, inserted)
-            report(batch, on_reject)
-            if on_progress is not None:
-                on_progress(batch, summary)
+            self.store_batch(batch, codes, log_input, position)
+            listeners.stored(batch, summary.add(batch))
             if self.stop_requested and not batch.final:
                 raise Interrupted(
                     f"stopped; {log_input.name} is stored up to line "
                     f"{batch.end_line:,}, and the next run continues from there"
                 )
 
+    def store_batch(
+        self, batch: Batch, codes: CodeMap, log_input: LogInput, position: Position
+    ) -> None:
+        """Store a batch and move the file's position past it, in one commit."""
+        record = None
+        if position.file_id is not None and batch.end_offset > position.byte_offset:
+            record = self.positions.recorder(position, batch, log_input)
+        if len(batch) or record is not None:
+            batch.inserted = self.store.write(batch, codes, record)
+        position.byte_offset = max(position.byte_offset, batch.end_offset)
+        position.line_count = max(position.line_count, batch.end_line)
+
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
 
 
-def report(batch: Batch, on_reject: RejectHandler | None) -> None:
-    """Hand a batch's rejected lines to the caller."""
-    if on_reject is not None:
-        for item in batch.rejections:
-            on_reject(item)
+@dataclass
+class Listeners:
+    """Who hears about rejected lines and stored batches."""
+
+    on_reject: Callable[[Rejection], None] | None = None
+    on_progress: Callable[[Batch, FileSummary], None] | None = None
+
+    def stored(self, batch: Batch, summary: FileSummary) -> None:
+        """Tell the listeners about a batch that was just stored."""
+        if self.on_reject is not None:
+            for item in batch.rejections:
+                self.on_reject(item)
+        if self.on_progress is not None:
+            self.on_progress(batch, summary)

@@ -82,8 +82,9 @@ _LATEST_SECOND = 253_402_300_799  # 9999-12-31 23:59:59 UTC, the last datetime
 _EARLIEST_MOMENT = datetime(2000, 1, 1, tzinfo=timezone.utc)
 _NO_JOB_IDS = frozenset({"", "nil", "na"})
 
-# The documented message with bare printable ASCII values free of quotes and
-# commas, each short enough for its column: the only message the fast path reads.
+# The documented message, with the job id many sites add before the time, and
+# bare printable ASCII values free of quotes and commas, each short enough for
+# its column: the only message the fast path reads.
 _VALUE = r"[!#-&(-+\--~]"
 _PACKAGE_VALUE = r"[!#-&(-+\--.0-~]"  # the same, without '/'
 _DOCUMENTED_MESSAGE = re.compile(
@@ -92,6 +93,7 @@ _DOCUMENTED_MESSAGE = re.compile(
     rf"/({_VALUE}{{1,{VERSION_LENGTH}}})"
     rf" path=({_VALUE}{{1,{PATH_LENGTH}}})"
     rf" host=({_VALUE}{{1,{HOST_NAME_LENGTH}}})"
+    rf"(?: jobid=({_VALUE}{{1,{JOB_ID_LENGTH}}}))?"
     r" time=([0-9]{1,12})(?:\.([0-9]+))?"
 )
 _TWO_DIGITS = tuple(f"{number:02d}" for number in range(60))
@@ -229,13 +231,15 @@ def _read_documented(text: str) -> LoadRecord | None:
     if match is None:
         return None
 
-    user, package, version, path, host, seconds, fraction = match.groups()
+    user, package, version, path, host, job_id, seconds, fraction = match.groups()
     second = int(seconds)
     if not _EARLIEST_SECOND <= second <= _LATEST_SECOND:
         return None
 
     load_time = _format_load_time(second, fraction)
-    return LoadRecord(user, host, package, version, path, load_time, None)
+    if job_id is not None and job_id.lower() in _NO_JOB_IDS:
+        job_id = None
+    return LoadRecord(user, host, package, version, path, load_time, job_id)
 
 
 def _read_pairs(message: str) -> tuple[dict[str, str | None], str | None]:

@@ -171,7 +171,7 @@ class PositionBook:
             "inode": log_input.inode,
             "byte_offset": batch.end_offset,
             "line_count": batch.end_line,
-            "size": log_input.size,
+            "size": log_input.current_size(),
             "complete": batch.final and log_input.compression is not None,
             "updated_at": now(),
         }

@@ -44,8 +44,9 @@ READ_ERRORS = (EOFError, OSError, lzma.LZMAError, zlib.error)
 class LogInput:
     """An opened log: its decompressed stream and what is known of the file.
 
-    ``size``, ``device`` and ``inode`` are those of a regular file (None for
-    a pipe); ``raw`` is the file as stored, compressed or not.
+    ``size``, ``device`` and ``inode`` are those of a regular file when it
+    was opened (None for a pipe); ``raw`` is the file as stored, compressed
+    or not.
     """
 
     name: str
@@ -56,6 +57,7 @@ class LogInput:
     size: int | None
     device: int | None
     inode: int | None
+    closed: bool = False
 
     @property
     def seekable(self) -> bool:
@@ -67,8 +69,15 @@ class LogInput:
         """Whether a writer may still be appending: an uncompressed regular file.
 
         The last line of a live file is only read once its newline is there.
+        ``closed`` marks a file known to be finished, such as one rotated away.
         """
-        return self.seekable and self.compression is None
+        return self.seekable and self.compression is None and not self.closed
+
+    def current_size(self) -> int | None:
+        """The size of the file now, which grows while it is live."""
+        if not self.seekable:
+            return None
+        return os.fstat(self.raw.fileno()).st_size
 
 
 @contextmanager

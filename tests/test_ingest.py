@@ -181,6 +181,12 @@ def test_non_ascii_names_round_trip(db_url: str, tmp_path: Path) -> None:
     assert ("józef",) in query(db_url, "SELECT name FROM " + quoted_user(db_url))
 
 
+def append_line(log: Path, line: str) -> None:
+    """Append one line to a log."""
+    with log.open("a") as writer:
+        writer.write(line + "\n")
+
+
 def quoted_user(db_url: str) -> str:
     """The user table's name, quoted for the backend."""
     return "`user`" if db_url.startswith("mysql") else '"user"'
@@ -258,9 +264,13 @@ def test_mysql_bulk_paths_agree(
     ]
     log = write_log(tmp_path / "lmod.log", lines + lines[:2])
 
-    [summary] = ingest(f"{mariadb_url}?local_infile={local_files}", log)
+    url = f"{mariadb_url}?local_infile={local_files}"
+    [summary] = ingest(url, log)
+    append_line(log, load_line("kim", "gcc/12", 7))
+    [again] = ingest(url, log, full=True)
 
     assert (summary.inserted, summary.duplicates) == (5, 2)
+    assert (again.inserted, again.duplicates) == (1, 7)
     assert query(
         mariadb_url, "SELECT DISTINCT job_id FROM module_usage ORDER BY 1"
     ) == [

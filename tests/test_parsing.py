@@ -16,9 +16,8 @@ from lmod_usage.syslog_header import SyslogHeader, split_header
 MONTHS: tuple[str, ...] = ("Jan", "Feb", "Mar", "Apr", "May", "Jun")
 MONTHS += ("Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 NEW_YORK = ZoneInfo("America/New_York")
-PARSER = LineParser(
-    reference_time=datetime(2023, 6, 1, 12, tzinfo=timezone.utc), tz=NEW_YORK
-)
+REFERENCE_TIME = datetime(2023, 6, 1, 12, tzinfo=timezone.utc)
+PARSER = LineParser(reference_time=REFERENCE_TIME, tz=NEW_YORK)
 
 MESSAGE = (
     "user=usr123 module=gcc/5.4.0 path=/modules/gcc/5.4.0.lua"
@@ -46,9 +45,12 @@ def outcome(
         return f"rejected: {error.reason}"
 
 
-def read(line: str | bytes, parser: LineParser = PARSER) -> LoadRecord | str | None:
-    """What the parser makes of a line, checked to agree on both paths."""
+def read(
+    line: str | bytes, parser: LineParser | None = None
+) -> LoadRecord | str | None:
+    """What a new parser makes of a line, checked to agree on both paths."""
     data = line.encode() if isinstance(line, str) else line
+    parser = parser or LineParser(reference_time=REFERENCE_TIME, tz=NEW_YORK)
     result = outcome(parser.parse, data)
 
     assert outcome(parser.parse_general, data) == result
@@ -658,3 +660,63 @@ def test_fast_and_general_paths_agree() -> None:
     assert sum(takes_fast_path(line) and b"jobid" in line for line in lines) > 20
     assert sum(isinstance(result, LoadRecord) for result in results) > 500
     assert sum(isinstance(result, str) for result in results) > 500
+
+
+def documented(second: int, **changes: str) -> bytes:
+    """A documented line at another second, some of its pairs changed."""
+    pairs = {
+        "user": "usr123",
+        "module": "gcc/5.4.0",
+        "path": "/modules/gcc/5.4.0.lua",
+        "host": "node1.domain.com",
+        "time": f"{1682580177 + second}.622180",
+    }
+    pairs.update(changes)
+    message = " ".join(f"{key}={value}" for key, value in pairs.items() if value)
+    return f"Apr 27 03:22:57 node1 ModuleUsageTracking: {message}".encode()
+
+
+@pytest.mark.parametrize(
+    ("cut", "reason"),
+    [
+        pytest.param(
+            {"path": "", "host": "", "time": "", "module": "py-scikit-"},
+            "no path=, host=, time= unlike the records before it: "
+            "the line looks cut short",
+            id="cut-in-module",
+        ),
+        pytest.param(
+            {"time": ""},
+            "no time= unlike the records before it: the line looks cut short",
+            id="cut-before-time",
+        ),
+    ],
+)
+def test_cut_record_after_complete_ones_is_rejected(
+    cut: dict[str, str], reason: str
+) -> None:
+    parser = LineParser(reference_time=REFERENCE_TIME, tz=NEW_YORK)
+    for second in range(60):
+        assert isinstance(read(documented(second), parser), LoadRecord)
+
+    assert read(documented(99, **cut), parser) == f"rejected: {reason}"
+
+
+def test_records_without_path_are_fine_where_they_are_common() -> None:
+    parser = LineParser(reference_time=REFERENCE_TIME, tz=NEW_YORK)
+    lines = [
+        documented(second, path="" if second % 10 else "/m/a.lua")
+        for second in range(100)
+    ]
+
+    results = [read(line, parser) for line in lines]
+
+    assert all(isinstance(result, LoadRecord) for result in results)
+
+
+def test_a_cut_record_early_in_a_file_is_still_stored() -> None:
+    parser = LineParser(reference_time=REFERENCE_TIME, tz=NEW_YORK)
+    for second in range(10):
+        read(documented(second), parser)
+
+    assert isinstance(read(documented(99, time=""), parser), LoadRecord)

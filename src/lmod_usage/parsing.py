@@ -81,6 +81,9 @@ _EARLIEST_SECOND = 946_684_800  # 2000-01-01 00:00:00 UTC
 _LATEST_SECOND = 253_402_300_799  # 9999-12-31 23:59:59 UTC, the last datetime
 _EARLIEST_MOMENT = datetime(2000, 1, 1, tzinfo=timezone.utc)
 _NO_JOB_IDS = frozenset({"", "nil", "na"})
+# Records that nearly all carry these keys make one without them look cut.
+_EXPECTED_KEYS = ("path", "host", "time")
+_CUT_WARM_UP = 50
 
 # The documented message, with the job id many sites add before the time, and
 # bare printable ASCII values free of quotes and commas, each short enough for
@@ -152,6 +155,8 @@ class LineParser:
             raise ValueError("reference_time must carry a time zone")
 
         self._clock = HeaderClock(reference_time, tz)
+        self._records = 0
+        self._complete = 0
 
     def parse(self, line: bytes) -> LoadRecord | None:
         """The load record of a line, or None when the line is not one.
@@ -167,6 +172,8 @@ class LineParser:
 
         record = _read_documented(text)
         if record is not None:
+            self._records += 1
+            self._complete += 1
             return record
         return self._parse_text(text)
 
@@ -189,6 +196,12 @@ class LineParser:
 
         user = _user(values.get("user"))
         package, version = _split_module(values.get("module"))
+        missing = [key for key in _EXPECTED_KEYS if not values.get(key)]
+        if missing and self._expects_complete_records():
+            raise RejectedLine(
+                f"no {'=, '.join(missing)}= unlike the records before it: "
+                "the line looks cut short"
+            )
         load_time = self._load_time(values.get("time"), header)
         host = _host(values.get("host"), header.host)
         path = values.get("path") or None
@@ -196,7 +209,20 @@ class LineParser:
 
         record = LoadRecord(user, host, package, version, path, load_time, job_id)
         _check_lengths(record)
+        self._records += 1
+        self._complete += not missing
         return record
+
+    def _expects_complete_records(self) -> bool:
+        """Whether nearly all records so far carried path, host and time.
+
+        Lmod writes them in a fixed order, time last, so in a file where
+        they are the rule a record without them was cut short on its way to
+        the log (by a syslog size limit or a crash); its cut values would be
+        stored as a bogus package or host.
+        """
+        records = self._records
+        return records >= _CUT_WARM_UP and self._complete * 100 >= records * 99
 
     def _load_time(self, time: str | None, header: SyslogHeader) -> str:
         """The load time from ``time=``, or else from the header stamp."""

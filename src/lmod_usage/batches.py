@@ -14,9 +14,8 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from lmod_usage.errors import InputError
 from lmod_usage.parsing import LineParser, LoadRecord, RejectedLine
-from lmod_usage.readers import LogInput, read_lines
+from lmod_usage.readers import READ_ERRORS, LogInput, read_error
 
 PackageIdentity = tuple[str | None, str, str | None]
 LOAD_TIME_LENGTH = len("2026-01-01 00:00:00.000000")
@@ -124,8 +123,9 @@ def parse_batches(
     The stream must already be at ``start_offset``, the end of line number
     ``start_line``. Each batch records the offset and line number just past
     its last line, so whoever stores it knows how far the file is ingested.
-    The last batch is marked ``final``; a live file's unfinished last line
-    is left for a later run.
+    The last batch is marked ``final``. A live file's unfinished last line
+    is left for a later run; a read error ends the parse after a batch of
+    what was read before it.
     """
     parse = LineParser(reference_time=log_input.modified).parse
     encoder = Encoder()
@@ -133,8 +133,12 @@ def parse_batches(
     number, offset = start_line, start_offset
     counted = start_line
 
+    live = log_input.live
+    add = encoder.add
     try:
-        for line in complete_lines(log_input):
+        for line in log_input.stream:
+            if live and not line.endswith(b"\n"):
+                break
             number += 1
             offset += len(line)
             try:
@@ -146,25 +150,17 @@ def parse_batches(
                 batch.skipped += 1
                 continue
 
-            encoder.add(batch, record)
+            add(batch, record)
             if len(batch.users) >= batch_size:
                 yield finish(batch, log_input, offset, (counted, number))
                 batch, counted = Batch(), number
-    except InputError:
+    except READ_ERRORS as error:
         # Store what was read before the damage, then report it.
         yield finish(batch, log_input, offset, (counted, number))
-        raise
+        raise read_error(log_input, number, error) from None
 
     batch.final = True
     yield finish(batch, log_input, offset, (counted, number))
-
-
-def complete_lines(log_input: LogInput) -> Iterator[bytes]:
-    """The lines of a log, less a live file's last line if it has no newline."""
-    for line in read_lines(log_input):
-        if log_input.live and not line.endswith(b"\n"):
-            return
-        yield line
 
 
 def finish(

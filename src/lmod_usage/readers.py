@@ -142,15 +142,10 @@ def detect_compression(raw: io.BufferedReader) -> tuple[str | None, BinaryIO]:
     return None, raw
 
 
-def read_lines(log: LogInput) -> Iterator[bytes]:
-    """Yield the lines of a log, turning read errors into InputError."""
-    number = 0
-    try:
-        for number, line in enumerate(log.stream, 1):  # noqa: B007
-            yield line
-    except READ_ERRORS as error:
-        kind = f"{log.compression} data" if log.compression else "read"
-        raise InputError(
-            f"{log.name}: {kind} failed after line {number}: {error}; "
-            "the lines before it were ingested"
-        ) from None
+def read_error(log: LogInput, number: int, error: BaseException) -> InputError:
+    """Describe a failure to read a log after its line ``number``."""
+    kind = f"{log.compression} data" if log.compression else "read"
+    return InputError(
+        f"{log.name}: {kind} failed after line {number}: {error}; "
+        "the lines before it were ingested"
+    )

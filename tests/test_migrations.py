@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from helpers import ingest, load_line, query, write_log
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from lmod_usage.cli import main
 from lmod_usage.config import parse_url
@@ -148,3 +148,33 @@ def test_plain_alembic_commands_work_in_a_checkout(db_url: str) -> None:
     )
 
     assert current.stdout.split()[0] == "0.3"
+
+
+def forget_revision(db_url: str) -> None:
+    """Remove the revision stamp, as an interrupted schema creation leaves it."""
+    engine = create_engine(parse_url(db_url, "test"))
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM alembic_version"))
+    engine.dispose()
+
+
+def test_unfinished_empty_schema_is_created_again(db_url: str, tmp_path: Path) -> None:
+    log = write_log(tmp_path / "lmod.log", [load_line("ann", "gcc/12", 0)])
+    assert main(["migrate", "--quiet", "--db", db_url, "0.2"]) == 0
+    forget_revision(db_url)
+
+    assert main(["ingest", "--quiet", "--db", db_url, str(log)]) == 0
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [("0.3",)]
+
+
+def test_tables_with_data_but_no_revision_are_refused(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = write_log(tmp_path / "lmod.log", [load_line("ann", "gcc/12", 0)])
+    assert main(["ingest", "--quiet", "--db", db_url, str(log)]) == 0
+    forget_revision(db_url)
+
+    status = main(["ingest", "--quiet", "--db", db_url, str(log)])
+
+    assert status == 5
+    assert "has lmod-usage tables but no schema revision" in capsys.readouterr().err

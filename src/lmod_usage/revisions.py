@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA_TABLES = {"user", "host", "package", "module_usage"}
+VIEWS = {"overview", "package_count", "package_version_count"}
+DROP_ORDER = ("module_usage", "log_file", "package", "host", "user")
 LOCK_NAME = "lmod_usage_schema"
 LOCK_SECONDS = 300
 # PostgreSQL's advisory locks take a number; this one stands for LOCK_NAME.
@@ -123,13 +125,38 @@ def ensure_schema(engine: Engine) -> str:
         connection = connection.execution_options(**{WRITE_OPTION: True})
         with schema_lock(connection), connection.begin():
             revision = current_revision(connection)
-            tables = set(inspect(connection).get_table_names())
-            if revision is None and not tables & SCHEMA_TABLES:
+            if revision is None and clear_unfinished_schema(connection):
                 log.info("creating the schema at revision %s", head)
                 command.upgrade(alembic_config(connection), head)
                 return head
     check_revision(revision, head)
     return head
+
+
+def clear_unfinished_schema(connection: Connection) -> bool:
+    """Whether a database without a revision is ready for a new schema.
+
+    It is when it holds none of the schema's tables, or only empty ones: what
+    a first run killed while creating the schema leaves on MySQL, where each
+    CREATE TABLE commits at once. Those empty tables are dropped.
+    """
+    inspector = inspect(connection)
+    present = set(inspector.get_table_names()) & (SCHEMA_TABLES | {"log_file"})
+    if not present:
+        return True
+    quote = connection.dialect.identifier_preparer.quote
+    for name in present:
+        count = connection.execute(text(f"SELECT COUNT(*) FROM {quote(name)}"))
+        if count.scalar_one():
+            return False
+
+    log.warning("dropping the empty tables of an unfinished schema creation")
+    for name in set(inspector.get_view_names()) & VIEWS:
+        connection.execute(text(f"DROP VIEW {quote(name)}"))
+    for name in DROP_ORDER:
+        if name in present:
+            connection.execute(text(f"DROP TABLE {quote(name)}"))
+    return True
 
 
 def check_revision(revision: str | None, head: str) -> None:

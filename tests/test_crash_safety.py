@@ -16,8 +16,10 @@ from helpers import counts, load_line, write_log
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
+from lmod_usage.pipeline import PARALLEL_MIN_BYTES
+
 ROOT = Path(__file__).resolve().parent.parent
-LOADS = 20_000
+LOADS = 32_000  # over 4 MiB: parsed in a second process
 BATCH = "200"
 
 
@@ -28,7 +30,9 @@ def big_log(tmp_path: Path) -> Path:
         load_line(f"user{i % 50}", f"pkg{i % 40}/{i % 3}", i, host=f"cn{i % 9}")
         for i in range(LOADS)
     ]
-    return write_log(tmp_path / "lmod.log", lines)
+    log = write_log(tmp_path / "lmod.log", lines)
+    assert log.stat().st_size >= PARALLEL_MIN_BYTES
+    return log
 
 
 def start(db_url: str, *files: Path, cwd: Path) -> subprocess.Popen[str]:
@@ -97,7 +101,9 @@ def test_sigkill_loses_and_repeats_nothing(
     assert stored(db_url) == LOADS
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize(
+    "signal_number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"]
+)
 def test_signal_stops_cleanly_after_a_commit(
     db_url: str, big_log: Path, tmp_path: Path, signal_number: int
 ) -> None:

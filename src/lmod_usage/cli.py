@@ -22,7 +22,12 @@ import click
 from lmod_usage import __version__, database, revisions
 from lmod_usage.batches import Rejection
 from lmod_usage.config import Settings, load_settings
-from lmod_usage.console import print_status, progress_display, stop_on_signals
+from lmod_usage.console import (
+    ProgressDisplay,
+    print_status,
+    progress_display,
+    stop_on_signals,
+)
 from lmod_usage.errors import ExitCode, InputError, LmodUsageError
 from lmod_usage.follow import follow as follow_log
 from lmod_usage.ingest import BATCH_SIZE, FileSummary, Ingester, Listeners
@@ -148,18 +153,34 @@ def ingest(
         return ingester.ingest(name, full, listeners)
 
     status = ExitCode.OK
-    with closing(ingester), stop_on_signals(ingester), display or nullcontext():
+    stopping = stop_on_signals(ingester, display)
+    with closing(ingester), stopping, display or nullcontext():
         for name in files:
-            if display is not None:
-                display.start_file(name)
-            try:
-                summary = read(name)
-            except InputError as error:
-                click.echo(f"lmod-usage: {error}", err=True)
+            outcome = ingest_one(read, name, display)
+            if isinstance(outcome, InputError):
+                click.echo(f"lmod-usage: {outcome}", err=True)
                 status = ExitCode.INPUT
-                continue
-            print_summary(summary, as_json)
+            else:
+                print_summary(outcome, as_json)
     return status
+
+
+def ingest_one(
+    read: Callable[[str], FileSummary], name: str, display: ProgressDisplay | None
+) -> FileSummary | InputError:
+    """Ingest one file under its progress bar, or return why it cannot be read.
+
+    Returning the error lets the other files be ingested all the same.
+    """
+    if display is not None:
+        display.start_file(name)
+    try:
+        return read(name)
+    except InputError as error:
+        return error
+    finally:
+        if display is not None:
+            display.finish_file()
 
 
 def print_rejection(item: Rejection) -> None:

@@ -40,16 +40,20 @@ class Stoppable(Protocol):
 
 
 @contextmanager
-def stop_on_signals(worker: Stoppable) -> Iterator[None]:
+def stop_on_signals(
+    worker: Stoppable, display: ProgressDisplay | None = None
+) -> Iterator[None]:
     """Turn the first SIGINT or SIGTERM into a clean stop, a second into abort."""
 
     def handle(number: int, _frame: FrameType | None) -> None:
-        name = signal.Signals(number).name
-        click.echo(
-            f"lmod-usage: {name} received; stopping after the current batch "
-            "(send it again to abort at once)",
-            err=True,
+        message = (
+            f"lmod-usage: {signal.Signals(number).name} received; stopping after "
+            "the current batch (send it again to abort at once)"
         )
+        if display is not None:
+            display.progress.console.print(message, markup=False, highlight=False)
+        else:
+            click.echo(message, err=True)
         worker.request_stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -98,14 +102,20 @@ class ProgressDisplay:
 
     def start_file(self, name: str) -> None:
         """Begin a bar for a file, sized in bytes when the size is known."""
-        if self.task is not None:
-            self.progress.remove_task(self.task)
+        self.finish_file()
         try:
             total: int | None = os.stat(name).st_size if name != "-" else None
         except OSError:
             total = None
         self.task = self.progress.add_task(name, total=total, rate=0.0, rejected=0)
         self.started = time.perf_counter()
+
+    def finish_file(self) -> None:
+        """Take the current bar away, so that the file's summary replaces it."""
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+            self.progress.refresh()
+            self.task = None
 
     def update(self, batch: Batch, summary: FileSummary) -> None:
         """Move the bar on after a stored batch."""

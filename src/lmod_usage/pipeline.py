@@ -91,10 +91,18 @@ def background_batches(
             item.unpack()
             yield item
     finally:
-        if child.is_alive():
-            child.terminate()
-        child.join()
+        end_child(child)
         channel.close()
+
+
+def end_child(child: Any) -> None:
+    """Stop the parsing process if it still runs, killing it if it lingers."""
+    if child.is_alive():
+        child.terminate()
+    child.join(POLL_SECONDS * 5)
+    if child.is_alive():
+        child.kill()
+        child.join()
 
 
 def receive(channel: Any, child: Any, name: str) -> Batch | BaseException | None:
@@ -120,9 +128,11 @@ def produce(
 ) -> None:
     """The child: parse the log and send each batch, then None or an error.
 
-    Interrupts are left to the parent, which decides how to stop.
+    Interrupts are left to the parent, which decides how to stop; SIGTERM,
+    which the parent sends to end it early, ends it at once.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         for batch in parse_batches(log_input, batch_size, *start):
             batch.pack()

@@ -172,3 +172,16 @@ def test_unknown_backend_is_a_usage_error(
 
     assert status == 2
     assert capsys.readouterr().err.startswith("lmod-usage: cannot use oracle://u@h/x")
+
+
+def test_debug_traceback_keeps_the_password_out(
+    log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "postgresql+psycopg://lmod:Secret9@127.0.0.1:9/lmod"
+
+    status = main(["ingest", "--quiet", "--debug", "--db", url, str(log)])
+
+    captured = capsys.readouterr()
+    assert status == 4
+    assert "Traceback (most recent call last)" in captured.err
+    assert "Secret9" not in captured.err + captured.out

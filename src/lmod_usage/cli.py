@@ -66,13 +66,19 @@ def common_options(function: F) -> F:
 
 
 def configure_logging(verbose: bool, debug: bool) -> None:
-    """Send the library's log to standard error at the chosen level."""
+    """Send lmod-usage's log to standard error at the chosen level.
+
+    Other libraries stay at warnings: SQLAlchemy's debug log would print
+    every row of every batch.
+    """
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(
-        level=level, format="lmod-usage: %(message)s", stream=sys.stderr, force=True
+        level=logging.WARNING,
+        format="lmod-usage: %(message)s",
+        stream=sys.stderr,
+        force=True,
     )
-    if not debug:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("lmod_usage").setLevel(level)
 
 
 def settings_for(db_url: str | None, quiet: bool) -> Settings:

@@ -97,19 +97,12 @@ class Ingester:
         summary = FileSummary(path=name)
         with open_log(name) as log_input, database_errors(self.settings):
             position = self.positions.locate(log_input, full)
+            first = position.line_count + 1
             if not (position.complete and log_input.compression):
                 self.read(log_input, position, summary, listeners)
 
         summary.seconds = time.perf_counter() - started
-        log.info(
-            "%s: %d lines, %d stored, %d duplicates, %d skipped, %d rejected",
-            name,
-            summary.lines,
-            summary.inserted,
-            summary.duplicates,
-            summary.skipped,
-            summary.rejected,
-        )
+        log_reading(summary, first, position.line_count)
         return summary
 
     def read(
@@ -146,6 +139,22 @@ class Ingester:
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
+
+
+def log_reading(summary: FileSummary, first: int, last: int) -> None:
+    """Say which lines of a file this run read."""
+    if summary.lines == 0:
+        log.info("%s: nothing new after line %d", summary.path, last)
+        return
+    log.info(
+        "%s: read lines %d to %d: %d stored, %d duplicates, %d rejected",
+        summary.path,
+        first,
+        last,
+        summary.inserted,
+        summary.duplicates,
+        summary.rejected,
+    )
 
 
 @dataclass

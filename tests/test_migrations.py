@@ -5,11 +5,24 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from helpers import ingest, load_line, query, write_log
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    inspect,
+    text,
+)
 
 from lmod_usage.cli import main
 from lmod_usage.config import parse_url
@@ -178,3 +191,86 @@ def test_tables_with_data_but_no_revision_are_refused(
 
     assert status == 5
     assert "has lmod-usage tables but no schema revision" in capsys.readouterr().err
+
+
+def create_original_schema(db_url: str) -> None:
+    """The schema the original scripts made, at their revision 0.1, with a load."""
+    metadata = MetaData()
+    Table(
+        "user",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(200), nullable=False, unique=True),
+    )
+    Table(
+        "host",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(200), nullable=False, unique=True),
+    )
+    Table(
+        "package",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(200), nullable=False),
+        Column("version", String(200)),
+        Column("path", String(200), unique=True),
+    )
+    Table(
+        "module_usage",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("user_id", Integer, ForeignKey("user.id"), nullable=False),
+        Column("host_id", Integer, ForeignKey("host.id"), nullable=False),
+        Column("package_id", Integer, ForeignKey("package.id"), nullable=False),
+        Column("load_time", DateTime, nullable=False),
+        UniqueConstraint("user_id", "host_id", "package_id", "load_time"),
+    )
+    engine = create_engine(parse_url(db_url, "test"))
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            text("CREATE TABLE alembic_version (version_num VARCHAR(32))")
+        )
+        connection.execute(text("INSERT INTO alembic_version VALUES ('0.1')"))
+        for table, values in (
+            ("user", {"name": "ann"}),
+            ("host", {"name": "cn001.example.org"}),
+            (
+                "package",
+                {
+                    "name": "gcc",
+                    "version": "12",
+                    "path": "/apps/modulefiles/gcc/12.lua",
+                },
+            ),
+            (
+                "module_usage",
+                {
+                    "user_id": 1,
+                    "host_id": 1,
+                    "package_id": 1,
+                    "load_time": datetime(2026, 1, 1),
+                },
+            ),
+        ):
+            connection.execute(metadata.tables[table].insert(), values)
+    engine.dispose()
+
+
+def test_database_of_the_original_scripts_is_upgraded_in_place(
+    db_url: str, tmp_path: Path
+) -> None:
+    create_original_schema(db_url)
+    whole_second = load_line("ann", "gcc/12", 0).replace(".000042", "")
+    log = write_log(
+        tmp_path / "lmod.log",
+        [whole_second, load_line("ann", "gcc/12", 1, path="/p/" + "x" * 300)],
+    )
+
+    assert main(["migrate", "--quiet", "--db", db_url]) == 0
+    [summary] = ingest(db_url, log)
+
+    assert (summary.inserted, summary.duplicates) == (1, 1)
+    assert query(db_url, "SELECT COUNT(*) FROM package") == [(2,)]
+    assert query(db_url, "SELECT package, count FROM package_count") == [("gcc", 2)]

@@ -44,12 +44,17 @@ DRIVER_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def insert_ignore(table: Table, backend: str) -> Insert:
-    """An INSERT that leaves alone rows colliding with a unique key."""
+def insert_ignore(table: Table, backend: str, key: list[str]) -> Insert:
+    """An INSERT that leaves alone rows whose ``key`` columns are stored.
+
+    Naming the key keeps any other conflict, such as a primary key sequence
+    that fell behind after a restore, an error instead of a silent skip.
+    MySQL has no such clause, and ignores every duplicate key.
+    """
     if backend == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=key)
     if backend == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=key)
     return insert(table).prefix_with("IGNORE")
 
 

@@ -118,7 +118,8 @@ class PositionBook:
             "complete": False,
             "updated_at": now(),
         }
-        connection.execute(insert_ignore(table, connection.dialect.name), values)
+        key = ["fingerprint_size", "fingerprint"]
+        connection.execute(insert_ignore(table, connection.dialect.name, key), values)
         query = select(table.c.id).where(
             table.c.fingerprint_size == len(head),
             table.c.fingerprint == digest(head),

@@ -121,7 +121,8 @@ class LoadStore:
         cache = self.users if table is schema.user else self.hosts
         missing = sorted(set(names) - cache.keys())
         if missing:
-            self.insert_ignore(connection, table, [{"name": name} for name in missing])
+            values = [{"name": name} for name in missing]
+            self.insert_ignore(connection, table, values, ["name"])
             for chunk in chunks(missing):
                 query = select(table.c.name, table.c.id).where(table.c.name.in_(chunk))
                 learnt.update({name: id_ for name, id_ in connection.execute(query)})
@@ -141,7 +142,7 @@ class LoadStore:
                 (package_values(identity, key) for identity, key in keys.items()),
                 key=lambda value: value["path_key"],
             )
-            self.insert_ignore(connection, schema.package, values)
+            self.insert_ignore(connection, schema.package, values, ["path_key"])
 
             table = schema.package
             found: dict[str, int] = {}
@@ -154,10 +155,14 @@ class LoadStore:
         return [cache.get(i) or learnt.packages[i] for i in identities]
 
     def insert_ignore(
-        self, connection: Connection, table: Table, values: list[dict[str, Any]]
+        self,
+        connection: Connection,
+        table: Table,
+        values: list[dict[str, Any]],
+        key: list[str],
     ) -> None:
         """Insert dimension rows, leaving those another writer stored alone."""
-        connection.execute(insert_ignore(table, self.backend), values)
+        connection.execute(insert_ignore(table, self.backend, key), values)
 
     def is_retryable(self, error: Exception) -> bool:
         """Whether a failed write lost a lock race and may simply be retried."""

@@ -4,6 +4,9 @@ Revision ID: 0.2
 Revises: 0.1
 Create Date: 2026-12-03
 
+A database made by the original scripts at their revision 0.1 is first
+brought to lmod-usage's 0.1 (see `lmod_usage.migrations.original`).
+
 The views are built from SQLAlchemy expressions and compiled for the
 database at hand, so the same definitions quote ``user`` correctly on
 PostgreSQL, MySQL and SQLite. Unlike the SQL once documented for them,
@@ -15,6 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
+
+from lmod_usage.migrations.original import adopt
 
 revision = "0.2"
 down_revision = "0.1"
@@ -81,6 +86,7 @@ def create_view(name: str, query: sa.Select) -> None:
 
 
 def upgrade() -> None:
+    adopt()
     with op.batch_alter_table("module_usage") as batch:
         batch.add_column(
             sa.Column(

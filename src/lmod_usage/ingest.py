@@ -92,6 +92,8 @@ class Ingester:
         Only what was not read before is read, unless ``full``. Raises
         Interrupted, after committing, when a stop was requested.
         """
+        if self.stop_requested:
+            raise Interrupted(f"stopped before reading {name}")
         listeners = listeners or Listeners()
         started = time.perf_counter()
         summary = FileSummary(path=name)

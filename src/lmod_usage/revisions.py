@@ -64,12 +64,6 @@ def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the database schema to ``revision``."""
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
-
-
 def migrate(
     engine: Engine, revision: str = "head", downgrade: bool = False
 ) -> tuple[str | None, str | None]:
@@ -205,7 +199,7 @@ def schema_lock(connection: Connection) -> Iterator[None]:
     }
     got = connection.execute(text(take), parameters).scalar()
     connection.commit()
-    if got is False or got == 0:
+    if not got:
         raise SchemaError("another process holds the schema lock; try again later")
     try:
         yield

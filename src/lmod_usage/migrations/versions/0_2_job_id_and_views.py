@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
 
-from lmod_usage.migrations.original import adopt
+from lmod_usage.migrations.original import adopt, name_type
 
 revision = "0.2"
 down_revision = "0.1"
@@ -88,17 +87,7 @@ def create_view(name: str, query: sa.Select) -> None:
 def upgrade() -> None:
     adopt()
     with op.batch_alter_table("module_usage") as batch:
-        batch.add_column(
-            sa.Column(
-                "job_id",
-                sa.String(255).with_variant(
-                    mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_bin"),
-                    "mysql",
-                    "mariadb",
-                ),
-                nullable=True,
-            )
-        )
+        batch.add_column(sa.Column("job_id", name_type(255), nullable=True))
     for name, build in VIEWS.items():
         create_view(name, build())
 
